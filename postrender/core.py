@@ -1,0 +1,78 @@
+"""The core: one function from a stream and a config to edits plus findings.
+
+It never prints, reads stdin or exits; the Helm and KRM entry points only adapt
+I/O around ``process``. Steps run in a fixed order (an explicit registry, no
+discovery): read-only checks first, so that an error stops the run before any
+edit is computed, then the edits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .bitnami import Release, find_releases
+from .checks import check
+from .config import Config
+from .findings import Finding, InputError, error, has_errors, warning
+from .inject import inject
+from .stream import Stream
+
+Step = Callable[[Stream, list[Release], Config], list[Finding]]
+
+
+def _check_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+    return [f for r in releases for f in check(r, cfg)]
+
+
+def _inject_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+    return [f for r in releases for f in inject(stream, r, cfg)]
+
+
+CHECKS: tuple[Step, ...] = (_check_step,)
+EDITS: tuple[Step, ...] = (_inject_step,)
+
+
+@dataclass
+class Outcome:
+    """What a run produced: the output text (None on error) and every finding."""
+
+    output: str | None
+    findings: list[Finding]
+
+    @property
+    def failed(self) -> bool:
+        return self.output is None
+
+
+def run(stream: Stream, cfg: Config) -> list[Finding]:
+    """Check, then edit, every ClickHouse release in ``stream`` (edits stay queued in its buffers)."""
+    findings: list[Finding] = list(cfg.warnings)
+    releases = find_releases(stream)
+    if not releases:
+        findings.append(warning("no-clickhouse", "no Bitnami ClickHouse StatefulSet (labels "
+                                "app.kubernetes.io/name=clickhouse, component=clickhouse) in the input; "
+                                "nothing to do"))
+    for step in CHECKS:
+        findings += step(stream, releases, cfg)
+    if has_errors(findings):
+        return findings
+    for step in EDITS:
+        findings += step(stream, releases, cfg)
+    return findings
+
+
+def process(text: str, cfg: Config, strict: bool = False) -> Outcome:
+    """A whole post-render: text in, text out; all or nothing."""
+    if not text.strip():
+        return Outcome(text, [])
+    if "\x00" in text:
+        return Outcome(None, [error("input-binary", "the input holds NUL bytes; a YAML stream is text")])
+    try:
+        stream = Stream.parse(text, strict)
+        findings = run(stream, cfg)
+    except InputError as exc:
+        return Outcome(None, exc.findings)
+    if has_errors(findings):
+        return Outcome(None, findings)
+    return Outcome(stream.output() if stream.changed else text, findings)

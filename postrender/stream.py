@@ -1,0 +1,131 @@
+"""Split a YAML stream into documents byte-exactly, and join it back.
+
+A document is the text from one ``---`` line to the next (the first one may have
+none, as in Helm 4's input), so the header comments Helm 3 puts after ``---``
+(``# Source: ...``) stay with their document and joining the pieces gives the
+input back, byte for byte. Only documents that pass ``may_concern`` -- a cheap
+text test that can never miss a ClickHouse or W&B document -- are composed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .findings import InputError, ResourceRef, error
+from .textedit import Buffer
+from .yamlio import MappingNode, Node, YAMLError, compose, get, get_path, sval, entries
+
+_SEPARATOR = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+
+# Every ClickHouse resource the tool reads carries the label value "clickhouse"
+# and the CR its kind; a backslash may hide either inside a double-quoted
+# escape, so a document with one is always looked at.
+_MARKERS = ("clickhouse", "WeightsAndBiases", "\\")
+
+
+def split(text: str) -> list[str]:
+    """Pieces whose concatenation is ``text``; each holds at most one document."""
+    starts = [m.start() for m in _SEPARATOR.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)]) if b > a]
+
+
+def may_concern(piece: str, names: tuple[str, ...] = ()) -> bool:
+    return any(m in piece for m in _MARKERS) or any(n in piece for n in names)
+
+
+@dataclass
+class Doc:
+    """One composed resource and the buffer its edits go to."""
+
+    buf: Buffer
+    node: MappingNode
+    position: int
+    filename: str | None = None
+
+    def _meta(self, key: str) -> str:
+        return sval(get_path(self.node, "metadata", key)) or ""
+
+    @property
+    def kind(self) -> str:
+        return sval(get(self.node, "kind")) or ""
+
+    @property
+    def api_version(self) -> str:
+        return sval(get(self.node, "apiVersion")) or ""
+
+    @property
+    def name(self) -> str:
+        return self._meta("name")
+
+    @property
+    def namespace(self) -> str:
+        return self._meta("namespace")
+
+    def labels(self) -> dict[str, str]:
+        return {sval(k) or "": sval(v) or "" for k, v in entries(get_path(self.node, "metadata", "labels"))}
+
+    def annotation(self, key: str) -> str | None:
+        return sval(get_path(self.node, "metadata", "annotations", key))
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(self.api_version, self.kind, self.name, self.namespace)
+
+
+@dataclass
+class Stream:
+    """A plain multi-document stream (Helm's post-renderer input)."""
+
+    pieces: list[str]
+    strict: bool = False
+    docs: dict[int, Doc] = field(default_factory=dict)
+    added: dict[int, list[str]] = field(default_factory=dict)
+    _looked: set[int] = field(default_factory=set)
+
+    @classmethod
+    def parse(cls, text: str, strict: bool = False) -> "Stream":
+        return cls(split(text), strict)
+
+    def resources(self, names: tuple[str, ...] = ()) -> list[Doc]:
+        """Compose (once) every piece that may concern the tool; return the resources."""
+        for i, piece in enumerate(self.pieces):
+            if i not in self._looked and (self.strict or may_concern(piece, names)):
+                self._looked.add(i)
+                node = _compose_one(piece, i)
+                if isinstance(node, MappingNode):
+                    self.docs[i] = Doc(Buffer(piece), node, i)
+        return [self.docs[i] for i in sorted(self.docs)]
+
+    def add_before(self, doc: Doc, text: str) -> None:
+        """Insert a new document (text starting with ``---``) before ``doc``."""
+        self.added.setdefault(doc.position, []).append(text)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added) or any(d.buf.changed for d in self.docs.values())
+
+    def output(self) -> str:
+        out: list[str] = []
+        for i, piece in enumerate(self.pieces):
+            for new in self.added.get(i, []):
+                out.append(new if not out or out[-1].endswith("\n") else "\n" + new)
+            doc = self.docs.get(i)
+            out.append(doc.buf.result() if doc else piece)
+        return "".join(out)
+
+
+def _compose_one(piece: str, index: int) -> Node | None:
+    try:
+        nodes = compose(piece)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1} of the document" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError([error("yaml-invalid", f"document {index + 1}{line}: invalid YAML: {problem}")]) from None
+    if len(nodes) > 1:
+        raise InputError([error("yaml-invalid", f"document {index + 1}: holds {len(nodes)} documents "
+                                "without a '---' line between them")])
+    return nodes[0] if nodes else None
