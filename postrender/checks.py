@@ -36,6 +36,8 @@ def check(release: Release, cfg: Config) -> list[Finding]:
             cm = release.configmaps[f.configmap]
             line = f" (line {exc.line})" if exc.line else ""
             findings.append(error("xml-invalid", f"{f.key}{line} {exc}", resource=cm.ref, field=f"data.{f.key}"))
+    if any(f.rule == "xml-invalid" for f in findings):
+        return findings  # facts from a file that did not parse would only mislead
     cluster = _cluster(release, cfg, facts)
     if missing:  # what is absent may be in the ConfigMap we cannot see
         cluster = [f if f.rule not in ("cluster-missing", "keeper-missing") else

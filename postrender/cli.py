@@ -49,13 +49,23 @@ def report(findings: list[Finding], verbose: bool) -> None:
         return
     text = "".join(f"weave-postrender: {f.text()}\n" for f in shown)
     sys.stderr.write(text)
-    if os.environ.get(PLUGIN_ENV) == "1" and any(f.severity is Severity.ERROR for f in shown):
+    if os.environ.get(PLUGIN_ENV) == "1":
         _to_helm(text)
 
 
 def _to_helm(text: str) -> None:
+    """Make sure Helm 4 shows ``text``: its plugin runner discards our stderr.
+
+    The plugin wrapper normally points our stderr at Helm's already (then
+    nothing more is needed); otherwise append to Helm's stderr ourselves
+    (append, so a log file Helm writes to is not truncated), else to a log file.
+    """
+    helm_stderr = f"/proc/{os.getppid()}/fd/2"
     try:
-        with open(f"/proc/{os.getppid()}/fd/2", "a", encoding="utf-8") as parent:
+        ours, helms = os.fstat(2), os.stat(helm_stderr)
+        if (ours.st_dev, ours.st_ino) == (helms.st_dev, helms.st_ino):
+            return
+        with open(helm_stderr, "a", encoding="utf-8") as parent:
             parent.write(text)
         return
     except OSError:
