@@ -88,7 +88,7 @@ SPEC: dict[str, Field] = {
     "s3": Field("object", required=True, children={
         "endpoint": Field("string", required=True, check=_check_endpoint,
                           doc="Bucket URL with optional prefix; each replica writes under <endpoint>/<pod>/."),
-        "region": Field("string", doc="S3 region, written to the disk's <region> when set."),
+        "region": Field("string", pattern=r"^[a-z0-9-]+$", doc="S3 region, written to the disk's <region> when set."),
         "metadataPath": Field("string", "/bitnami/clickhouse/data/disks/s3_disk/", check=_check_path,
                               doc="Where the S3 disk keeps its metadata: must be on the persistent data volume."),
         "credentials": Field("object", children={
