@@ -82,16 +82,19 @@ def _overrides(release: Release, files: list[ConfigFile], facts: Facts) -> list[
     ref = release.shards[0].doc.ref
     out: list[Finding] = []
     ours = storage_path(release, release.shards[0])
+    by_file: dict[str, list[str]] = {}
     for path in OWNED:
         for other in facts.owned_by_file.get(path, []):
-            if ours is not None and other > ours:
-                out.append(error("storage-overridden", f"{other} defines {path} and ClickHouse merges it after "
-                                 f"{ours}, so it overrides the injected storage: remove it from that file",
-                                 resource=ref))
-            else:
-                out.append(warning("storage-replaced", f"{other} also defines {path}; the injected file "
-                                   "replaces it (remove the old definition, e.g. the W&B guide's XML)",
-                                   resource=ref))
+            by_file.setdefault(other, []).append(path)
+    for other, paths in by_file.items():
+        what = ", ".join(paths)
+        if ours is not None and other > ours:
+            out.append(error("storage-overridden", f"{other} defines {what} and ClickHouse merges it after "
+                             f"{ours}, so it overrides the injected storage: remove them from that file",
+                             resource=ref))
+        else:
+            out.append(warning("storage-replaced", f"{other} also defines {what}; the injected file replaces "
+                               "them (remove the old definitions, e.g. the W&B guide's XML)", resource=ref))
     if facts.removed_logs:
         out.append(warning("system-logs-removed", f"the chart removes {', '.join(sorted(set(facts.removed_logs)))}"
                            " (chart 9.1+ 08-sampling.xml); Weave's export reads system.query_log: set "
