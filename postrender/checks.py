@@ -60,11 +60,13 @@ def _cluster(release: Release, cfg: Config, facts: Facts) -> list[Finding]:
         out.append(error("cluster-missing", f"{release.pods} replicas but no remote_servers cluster is "
                          f"configured; Weave's replicated mode needs cluster '{cfg.cluster_name}'", resource=ref))
     elif cfg.cluster_name not in facts.clusters:
-        chart = ", ".join(f"'{c}'" for c in facts.clusters)
+        chart = " and ".join(f"'{c}'" for c in facts.clusters)
+        why = " (Weave's default)" if cfg.cluster_name == "weave_cluster" else ""
+        other = "" if len(facts.clusters) > 1 else \
+            f", or set spec.clusterName: {next(iter(facts.clusters))} in the weave-postrender config"
         out.append(error("cluster-name-mismatch", f"the chart renders cluster {chart} but spec.clusterName is "
-                         f"'{cfg.cluster_name}': set the chart value clusterName: {cfg.cluster_name} (the W&B "
-                         f"guide's choice), or set spec.clusterName to {chart} in the weave-postrender config",
-                         resource=ref, field="remote_servers"))
+                         f"'{cfg.cluster_name}': set the chart value clusterName: {cfg.cluster_name}{why}"
+                         f"{other}", resource=ref, field="remote_servers"))
     else:
         listed = {h for shard in facts.clusters[cfg.cluster_name] for h in shard}
         absent = [h for s in release.shards for h in s.hosts() if h not in listed]

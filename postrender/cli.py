@@ -49,12 +49,21 @@ def report(findings: list[Finding], verbose: bool) -> None:
         return
     text = "".join(f"weave-postrender: {f.text()}\n" for f in shown)
     sys.stderr.write(text)
-    if os.environ.get(PLUGIN_ENV) == "1":
-        _to_helm(text)
+    failed = any(f.severity is Severity.ERROR for f in shown)
+    if os.environ.get(PLUGIN_ENV) == "1" or (not failed and _parent_is_helm()):
+        _to_helm(text)  # Helm 3 itself prints our stderr when we fail
+
+
+def _parent_is_helm() -> bool:
+    """Helm 3 shows a post-renderer's stderr only when it fails; warnings need Helm's own stderr."""
+    try:
+        return Path(f"/proc/{os.getppid()}/comm").read_text().strip() == "helm"
+    except OSError:
+        return False
 
 
 def _to_helm(text: str) -> None:
-    """Make sure Helm 4 shows ``text``: its plugin runner discards our stderr.
+    """Make sure Helm shows ``text``: Helm 4 discards a plugin's stderr, Helm 3 a successful one's.
 
     The plugin wrapper normally points our stderr at Helm's already (then
     nothing more is needed); otherwise append to Helm's stderr ourselves
