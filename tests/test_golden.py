@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from golden import Case, cases
 from postrender.cli import load_config
 from postrender.core import process
 from postrender.findings import InputError
+from postrender.stream import split
 
 
 def _run(case: Case, text: str) -> tuple[str | None, str]:
@@ -45,3 +48,14 @@ def test_golden_idempotent(case: Case) -> None:
     again, findings = _run(case, first)
     assert again == first, "a second run changed the output"
     assert "info[" not in findings.replace("info[single-node]", ""), findings
+
+
+@pytest.mark.parametrize("case", [c for c in cases() if c.expected_path.exists()], ids=lambda c: c.name)
+def test_untouched_documents_are_byte_identical(case: Case) -> None:
+    """Only ClickHouse StatefulSets and ConfigMaps may change; every other document keeps its bytes."""
+    before = split(case.input_text)
+    after = split(case.expected_path.read_text(encoding="utf-8"))
+    kept = [p for p in before if not re.search(r"^kind: (StatefulSet|ConfigMap)\s*$", p, re.M)]
+    remaining = iter(after)
+    assert all(any(p == q for q in remaining) for p in kept), "an unrelated document changed or moved"
+    assert len(after) - len(before) <= 1 + case.input_text.count("kind: StatefulSet")
