@@ -71,6 +71,7 @@ def inject(stream: Stream, release: Release, cfg: Config) -> list[Finding]:
     own: dict[str, str] = {}
     done: set[tuple[str, str]] = set()  # (ConfigMap, key): shards share the chart's ConfigMap
     findings: list[Finding] = []
+    digest = hashlib.sha256(json.dumps([files, wanted_env(cfg)], sort_keys=True).encode()).hexdigest()
     for shard in release.shards:
         findings += _env(shard, cfg)
         for key, content in files.items():
@@ -83,7 +84,6 @@ def inject(stream: Stream, release: Release, cfg: Config) -> list[Finding]:
             else:
                 own[key] = content
                 findings += _own_mount(release, shard, key, dirs)
-        digest = hashlib.sha256(json.dumps([files, wanted_env(cfg)], sort_keys=True).encode()).hexdigest()
         findings += _annotate(shard, digest)
     if own:
         findings += _own_configmap(stream, release, own)
@@ -104,10 +104,10 @@ def _chart_configmap(release: Release, shard: Shard, dirs: tuple[str, ...]) -> D
 def storage_path(release: Release, shard: Shard) -> str | None:
     """Where the server will read the injected storage file (merge order matters)."""
     dirs = ("conf.d", "config.d")
-    for mount in shard.mounts:
-        target = _chart_configmap(release, shard, dirs)
-        if target is not None and target.name in mount.configmaps:
-            return f"{SERVER_ETC}/{mount.dir}/{STORAGE_KEY}"
+    target = _chart_configmap(release, shard, dirs)
+    if target is not None:
+        mount = next(m for m in shard.mounts if m.dir in dirs and target.name in m.configmaps)
+        return f"{SERVER_ETC}/{mount.dir}/{STORAGE_KEY}"
     roots = {m.dir for m in shard.mounts if m.is_root}
     free = [d for d in dirs if d not in roots]
     return f"{SERVER_ETC}/{free[0]}/{STORAGE_KEY}" if free else None

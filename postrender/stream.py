@@ -29,7 +29,7 @@ def split(text: str) -> list[str]:
     starts = [m.start() for m in _SEPARATOR.finditer(text)]
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
-    return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)]) if b > a]
+    return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)], strict=True) if b > a]
 
 
 def may_concern(piece: str, names: tuple[str, ...] = ()) -> bool:
@@ -43,7 +43,6 @@ class Doc:
     buf: Buffer
     node: MappingNode
     position: int
-    filename: str | None = None
 
     def _meta(self, key: str) -> str:
         return sval(get_path(self.node, "metadata", key)) or ""
