@@ -131,7 +131,7 @@ def helm_plugin() -> None:
 @helm_plugin.command("path")
 def helm_plugin_path() -> None:
     """Print the plugin folder, for: helm plugin install "$(weave-postrender helm-plugin path)"."""
-    click.echo(Path(__file__).resolve().parent / "helm_plugin")
+    click.echo(Path(__file__).resolve().parent / "helm" / "weave-postrender")
 
 
 def main() -> None:

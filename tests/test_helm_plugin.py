@@ -1,4 +1,4 @@
-"""The shipped Helm 4 plugin (postrender/helm_plugin) under real Helm 4.1.4.
+"""The shipped Helm 4 plugin (postrender/helm/weave-postrender) under real Helm 4.1.4.
 
 Helm 4 parses plugin.yaml strictly and throws away a plugin's stderr, so both the file and the
 way bin/run finds Python and reports errors are proven here with the real binary. The tool
@@ -15,7 +15,7 @@ import pytest
 import realtools
 from e2e import helmrun
 
-PLUGIN = Path(__file__).resolve().parent.parent / "postrender" / "helm_plugin"
+PLUGIN = Path(__file__).resolve().parent.parent / "postrender" / "helm" / "weave-postrender"
 HELM_FAILED = 'plugin "weave-postrender" exited with error'
 STREAM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n"
 # Stands in for an interpreter: shows how it was called, then passes the stream through.
@@ -37,9 +37,9 @@ def _stub(path: Path) -> Path:
 
 def _installed_copy(tmp_path: Path, site_packages: Path) -> Path:
     """Install a copy of the plugin as it lies in an installed package, return Helm's homes."""
-    shutil.copytree(PLUGIN, site_packages / "postrender" / "helm_plugin")
+    shutil.copytree(PLUGIN, site_packages / "postrender" / "helm" / "weave-postrender")
     homes = tmp_path / "homes"
-    helmrun.install_plugin(realtools.helm4(), site_packages / "postrender" / "helm_plugin", homes)
+    helmrun.install_plugin(realtools.helm4(), site_packages / "postrender" / "helm" / "weave-postrender", homes)
     return homes
 
 
