@@ -108,9 +108,13 @@ def storage_path(release: Release, shard: Shard) -> str | None:
     if target is not None:
         mount = next(m for m in shard.mounts if m.dir in dirs and target.name in m.configmaps)
         return f"{SERVER_ETC}/{mount.dir}/{STORAGE_KEY}"
-    roots = {m.dir for m in shard.mounts if m.is_root}
-    free = [d for d in dirs if d not in roots]
+    free = _free_dirs(shard, dirs)
     return f"{SERVER_ETC}/{free[0]}/{STORAGE_KEY}" if free else None
+
+
+def _free_dirs(shard: Shard, dirs: tuple[str, ...]) -> list[str]:
+    """The etc folders not mounted whole: a mount may be added below them."""
+    return [d for d in dirs if not any(m.is_root and m.dir == d for m in shard.mounts)]
 
 
 def _set_data(cm: Doc, key: str, content: str) -> list[Finding]:
@@ -123,14 +127,13 @@ def _set_data(cm: Doc, key: str, content: str) -> list[Finding]:
 def _own_mount(release: Release, shard: Shard, key: str, dirs: tuple[str, ...]) -> list[Finding]:
     """Mount the tool's ConfigMap key next to (never inside) the chart's mounts."""
     own_name = release.fullname + OWN_SUFFIX
-    roots = {m.dir: m for m in shard.mounts if m.is_root}
-    free = [d for d in dirs if d not in roots]
+    free = _free_dirs(shard, dirs)
     volume = f"{MOUNT_NAME}-{'users' if key == USERS_KEY else 'config'}"
     source = {"name": own_name, "items": [{"key": key, "path": key}]}
     spec = get_path(shard.doc.node, "spec", "template", "spec")
     assert isinstance(spec, MappingNode)
     if not free:
-        root = roots[dirs[0]]
+        root = next(m for m in shard.mounts if m.is_root and m.dir == dirs[0])
         if get(root.volume_node, "projected") is None:
             return [error("cannot-place", f"{ETC}/{dirs[0]} is mounted whole from ConfigMap "
                           f"{', '.join(root.configmaps) or root.volume} which is not in the stream; add {key} "
