@@ -111,6 +111,21 @@ SPEC: dict[str, Field] = {
                               "cache_on_write_operations and the default profile's "
                               "enable_filesystem_cache_on_write_operations (a users.d file)."),
     }),
+    "wandb": Field("object", doc="The W&B WeightsAndBiases custom resource (apps.wandb.com/v1) in the same stream.",
+                   children={
+        "enabled": Field("boolean", True, doc="Edit WeightsAndBiases resources found in the stream."),
+        "database": Field("string", "wandb_weave", pattern=r"^[A-Za-z0-9_]+$",
+                          doc="global.clickhouse.database Weave uses."),
+        "release": Field("string", pattern=DNS_LABEL.pattern, doc="The ClickHouse Helm release the CR points at: "
+                         "chooses among several releases in the stream, or names one that is not in it."),
+        "namespace": Field("string", pattern=DNS_LABEL.pattern,
+                           doc="The release's namespace when it is not in the stream (default: the CR's)."),
+        "fullname": Field("string", pattern=DNS_LABEL.pattern,
+                          doc="The chart's fullnameOverride, when the release is not in the stream."),
+        "user": Field("string", doc="The chart's auth.username, when the release is not in the stream."),
+        "replicated": Field("boolean", doc="Whether the release has more than one replica, when it is not "
+                            "in the stream (default true, the W&B guide's 3 replicas)."),
+    }),
     "storage": Field("object", children={
         "defaultPolicy": Field("boolean", True, doc="Make s3_main the MergeTree default (merge_tree.storage_policy)."),
         "minFreeVolumeFraction": Field("number", 0.1, doc="Warn when the cache leaves less than this "
@@ -130,6 +145,17 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class WandbOptions:
+    enabled: bool
+    database: str
+    release: str | None
+    namespace: str | None
+    fullname: str | None
+    user: str | None
+    replicated: bool | None
+
+
+@dataclass(frozen=True)
 class Config:
     cluster_name: str
     endpoint: str
@@ -141,6 +167,7 @@ class Config:
     cache_on_write: bool
     default_policy: bool
     min_free_fraction: float
+    wandb: WandbOptions = WandbOptions(True, "wandb_weave", None, None, None, None, None)
     warnings: tuple[Finding, ...] = ()
 
     @property
@@ -237,7 +264,8 @@ def from_object(obj: Any, origin: str = "config") -> Config:
                                 creds["secretAccessKeyKey"], creds["accessKeyId"], creds["secretAccessKey"]),
         cache_size=cache["size"], cache_path=cache["path"], cache_on_write=cache["cacheOnWrite"],
         default_policy=spec["storage"]["defaultPolicy"],
-        min_free_fraction=float(spec["storage"]["minFreeVolumeFraction"]), warnings=tuple(notes),
+        min_free_fraction=float(spec["storage"]["minFreeVolumeFraction"]),
+        wandb=WandbOptions(**spec["wandb"]), warnings=tuple(notes),
     )
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from . import wandb_cr
 from .bitnami import Release, find_releases
 from .checks import check
 from .config import Config
 from .findings import Finding, InputError, error, has_errors, warning
 from .inject import inject
-from .stream import Stream
+from .stream import Doc, Stream
 
 Step = Callable[[Stream, list[Release], Config], list[Finding]]
 
@@ -29,8 +30,25 @@ def _inject_step(stream: Stream, releases: list[Release], cfg: Config) -> list[F
     return [f for r in releases for f in inject(stream, r, cfg)]
 
 
-CHECKS: tuple[Step, ...] = (_check_step,)
-EDITS: tuple[Step, ...] = (_inject_step,)
+def _wandb_check_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+    return [f for cr in _crs(stream, cfg) for f in wandb_cr.plan(cr, releases, cfg)[1]]
+
+
+def _wandb_edit_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+    findings: list[Finding] = []
+    for cr in _crs(stream, cfg):
+        target, _ = wandb_cr.plan(cr, releases, cfg)  # its findings were reported by the check step
+        if target is not None:
+            findings += wandb_cr.edit(cr, target, cfg)
+    return findings
+
+
+def _crs(stream: Stream, cfg: Config) -> list[Doc]:
+    return [d for d in stream.resources() if wandb_cr.is_cr(d)] if cfg.wandb.enabled else []
+
+
+CHECKS: tuple[Step, ...] = (_check_step, _wandb_check_step)
+EDITS: tuple[Step, ...] = (_inject_step, _wandb_edit_step)
 
 
 @dataclass
@@ -49,7 +67,7 @@ def run(stream: Stream, cfg: Config) -> list[Finding]:
     """Check, then edit, every ClickHouse release in ``stream`` (edits stay queued in its buffers)."""
     findings: list[Finding] = list(cfg.warnings)
     releases = find_releases(stream)
-    if not releases:
+    if not releases and not _crs(stream, cfg):
         findings.append(warning("no-clickhouse", "no Bitnami ClickHouse StatefulSet (labels "
                                 "app.kubernetes.io/name=clickhouse, component=clickhouse) in the input; "
                                 "nothing to do"))

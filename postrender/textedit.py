@@ -209,3 +209,54 @@ def append_to(buf: Buffer, mapping: MappingNode, path: list[str], item: Any) -> 
         append_item(buf, node, [item])
     else:
         put(buf, mapping, path, (to_py(node) if isinstance(node, SequenceNode) else []) + [item])
+
+
+def same(node: Node | None, value: Any) -> bool:
+    """Whether ``node`` already holds ``value`` with the same YAML type.
+
+    ``replicated: "true"`` is not ``replicated: true``: the W&B operator ignores
+    the string, so quoting counts.
+    """
+    if not isinstance(node, ScalarNode) or is_empty(node):
+        return False
+    quoted = node.style is not None
+    if isinstance(value, bool):
+        return not quoted and node.value.lower() == ("true" if value else "false")
+    if isinstance(value, int):
+        return not quoted and node.value == str(value)
+    return bool(node.value == value and (quoted or scalar(value) == value))
+
+
+def merge_into(buf: Buffer, mapping: MappingNode, tree: dict[str, Any]) -> list[str]:
+    """Make ``mapping`` hold every leaf of ``tree``; return the dotted paths that changed.
+
+    One pass over the tree, so several new keys under one missing parent become
+    one new block instead of several copies of the parent.
+    """
+    changed: list[str] = []
+    for key, value in tree.items():
+        child = get(mapping, key)
+        if isinstance(value, dict) and isinstance(child, MappingNode) and _block(child):
+            changed += [f"{key}.{p}" for p in merge_into(buf, child, value)]
+        elif isinstance(value, dict):
+            existing = to_py(child) if isinstance(child, MappingNode) else {}
+            set_key(buf, mapping, key, _deep_merge(existing, value))
+            changed += [f"{key}.{p}" for p in _leaves(value)]
+        elif not same(child, value):
+            set_key(buf, mapping, key, value)
+            changed.append(key)
+    return changed
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _leaves(tree: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for k, v in tree.items():
+        out += [f"{k}.{p}" for p in _leaves(v)] if isinstance(v, dict) else [k]
+    return out

@@ -29,7 +29,9 @@ class Case:
         if local.exists():
             return local.read_text(encoding="utf-8")
         spec = YAML(typ="safe").load((self.folder / "case.yaml").read_text(encoding="utf-8"))
-        return "".join((FIXTURES / rel).read_text(encoding="utf-8") for rel in spec["inputs"])
+        texts = [(FIXTURES / rel).read_text(encoding="utf-8") for rel in spec["inputs"]]
+        # a file that does not open with '---' is still its own document in the stream
+        return "".join(t if i == 0 or t.startswith("---") else "---\n" + t for i, t in enumerate(texts))
 
     @property
     def config_path(self) -> Path:

@@ -343,3 +343,17 @@ def test_warnings_reach_the_user_on_success(tmp_path: Path, helm3: Path, helm4: 
         run = run_helm4(helm4, "9.4.7", helm4_homes, [f"--config={config}"])
     assert run.returncode == 0, run.explain()
     assert run.stderr.count("warning[system-logs-removed]") == 1, run.explain()
+
+
+def test_helm3_render_plus_wandb_cr(tmp_path: Path, helm3: Path, tool: Path) -> None:
+    """One Helm 3 release holding ClickHouse and the W&B CR: the CR points at that release."""
+    stream = tmp_path / "both.yaml"
+    stream.write_text(render("8.0.10").read_text() + "---\n" + fixture_path("wandb/wandb-cr.yaml").read_text())
+    run = helmrun.replay(helm3, stream, tmp_path / "homes3", str(tool), [f"--config={write_config(tmp_path)}"])
+    assert run.returncode == 0, run.explain()
+    cr = next(d for d in load_all(run.stdout) if d.get("kind") == "WeightsAndBiases")
+    ch = cr["spec"]["values"]["global"]["clickhouse"]
+    assert ch["host"] == "clickhouse-headless.weave.svc.cluster.local" and ch["replicated"] is True, ch
+    assert ch["user"] == "weave_admin" and ch["passwordSecret"] == {"name": "clickhouse", "passwordKey": "admin-password"}
+    assert cr["spec"]["values"]["weave-trace"]["extraEnv"]["WF_CLICKHOUSE_REPLICATED"] == "true"
+    assert run.stderr.count("warning[wandb-namespace-differs]") == 1, run.explain()
