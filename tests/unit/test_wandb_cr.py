@@ -17,6 +17,7 @@ def _cr(case: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("case,host,replicated,secret", [
     ("wandb-8.0.10-1x3", "clickhouse-headless.weave.svc.cluster.local", True, "clickhouse"),
+    ("wandb-8.0.10-1x1", "clickhouse-headless.weave.svc.cluster.local", False, "clickhouse"),
     ("wandb-9.4.7-1x1", "clickhouse-headless.weave.svc.cluster.local", False, "clickhouse"),
     ("wandb-fullname-override", "weave-db-headless.weave.svc.cluster.local", True, "weave-db"),
     ("wandb-cr-alone-assumed", "ch-clickhouse-headless.default.svc.cluster.local", True, "ch-clickhouse"),
