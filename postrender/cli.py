@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .config import Config, from_object
-from .findings import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Finding, InputError, Severity, error
+from .findings import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Finding, InputError, Severity, error, has_errors
 from .yamlio import YAMLError, safe_load
 
 CONFIG_ENV = "WEAVE_POSTRENDER_CONFIG"
@@ -123,6 +123,26 @@ def cli(ctx: click.Context, config_path: str | None, strict: bool, verbose: bool
     ctx.exit(EXIT_OK)
 
 
+@cli.command("krm")
+@click.pass_context
+def krm(ctx: click.Context) -> None:
+    """KRM function: a ResourceList on stdin (config in functionConfig), a ResourceList with results out.
+
+    Exit 1 when a result has severity error (the list is still written, items unchanged).
+    """
+    from .core import process_resource_list
+
+    try:
+        output, findings = process_resource_list(_read_stdin())
+    except InputError as exc:
+        output, findings = None, exc.findings
+    if output is None:
+        report(findings, verbose=False)
+        ctx.exit(EXIT_ERROR)
+    sys.stdout.write(output)
+    ctx.exit(EXIT_ERROR if has_errors(findings) else EXIT_OK)
+
+
 @cli.group("helm-plugin")
 def helm_plugin() -> None:
     """The Helm 4 post-renderer plugin shipped in this package."""
@@ -134,9 +154,14 @@ def helm_plugin_path() -> None:
     click.echo(Path(__file__).resolve().parent / "helm" / "weave-postrender")
 
 
-def main() -> None:
+def krm_main() -> None:
+    """``weave-postrender-krm``: the KRM function with no arguments (container and exec functions)."""
+    main(["krm"])
+
+
+def main(args: list[str] | None = None) -> None:
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(args=args, standalone_mode=False)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

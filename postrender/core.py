@@ -19,7 +19,7 @@ from .findings import Finding, InputError, error, has_errors, warning
 from .inject import inject
 from .stream import Doc, Stream
 
-Step = Callable[[Stream, list[Release], Config], list[Finding]]
+Step = Callable[[Stream, list[Release], Config], list[Finding]]  # Stream or ResourceListStream
 
 
 def _check_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
@@ -94,3 +94,23 @@ def process(text: str, cfg: Config, strict: bool = False) -> Outcome:
     if has_errors(findings):
         return Outcome(None, findings)
     return Outcome(stream.output() if stream.changed else text, findings)
+
+
+def process_resource_list(text: str) -> tuple[str | None, list[Finding]]:
+    """A KRM function run: the ResourceList out (with results, also on error) and the findings.
+
+    The output is None only when the input is no ResourceList at all.
+    """
+    from .config import from_object
+    from .resourcelist import ResourceListStream
+
+    try:
+        rl = ResourceListStream.parse(text)
+    except InputError as exc:
+        return None, exc.findings
+    try:
+        cfg = from_object(rl.function_config(), origin="functionConfig")
+        findings = run(rl, cfg)  # type: ignore[arg-type]
+    except InputError as exc:
+        findings = exc.findings
+    return rl.output(findings, keep_items=not has_errors(findings)), findings

@@ -33,7 +33,7 @@ from .clickhouse_xml import STORAGE_KEY, USERS_KEY, storage_xml, users_xml
 from .config import Config
 from .findings import Finding, error, info
 from .stream import Doc, Stream
-from .textedit import append_item, append_to, put, remove_item, render
+from .textedit import append_item, append_to, put, remove_item
 from .yamlio import MappingNode, SequenceNode, get, get_path, items, sval, to_py
 
 ANNOTATION = "checksum/weave-postrender"
@@ -166,8 +166,7 @@ def _own_configmap(stream: Stream, release: Release, data: dict[str, str]) -> li
     filename = sts.annotation("postrenderer.helm.sh/postrender-filename")
     if filename:  # Helm 4 maps every output document back to a template file
         meta["annotations"] = {"postrenderer.helm.sh/postrender-filename": filename}
-    body = render({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}, 0)
-    stream.add_before(sts, "---\n# Source: weave-postrender/configmap.yaml\n" + "\n".join(body) + "\n")
+    stream.add_resource({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}, near=sts)
     return [info("configmap-added", f"added ConfigMap {name} with {', '.join(data)}", resource=sts.ref)]
 
 

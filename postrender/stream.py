@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from .findings import InputError, ResourceRef, error
-from .textedit import Buffer
+from .textedit import Buffer, render
 from .yamlio import MappingNode, Node, YAMLError, compose, get, get_path, sval, entries
 
 _SEPARATOR = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
@@ -98,9 +99,10 @@ class Stream:
                     self.docs[i] = Doc(Buffer(piece), node, i)
         return [self.docs[i] for i in sorted(self.docs)]
 
-    def add_before(self, doc: Doc, text: str) -> None:
-        """Insert a new document (text starting with ``---``) before ``doc``."""
-        self.added.setdefault(doc.position, []).append(text)
+    def add_resource(self, obj: dict[str, Any], near: Doc) -> None:
+        """Insert a new document before ``near`` (so Helm 3 and readers see it beside its kin)."""
+        text = "---\n# Source: weave-postrender/configmap.yaml\n" + "\n".join(render(obj, 0)) + "\n"
+        self.added.setdefault(near.position, []).append(text)
 
     @property
     def changed(self) -> bool:
