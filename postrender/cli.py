@@ -50,20 +50,22 @@ def report(findings: list[Finding], verbose: bool) -> None:
     text = "".join(f"weave-postrender: {f.text()}\n" for f in shown)
     sys.stderr.write(text)
     failed = any(f.severity is Severity.ERROR for f in shown)
-    if os.environ.get(PLUGIN_ENV) == "1" or (not failed and _parent_is_helm()):
-        _to_helm(text)  # Helm 3 itself prints our stderr when we fail
+    parent = _parent_name()
+    # Helm 4 drops a plugin's stderr; Helm 3 and kustomize's exec plugins show it only on
+    # failure. Warnings of a successful run then go to the caller's own stderr.
+    if os.environ.get(PLUGIN_ENV) == "1" or (not failed and parent in ("helm", "kubectl", "kustomize")):
+        _to_helm(text)
 
 
-def _parent_is_helm() -> bool:
-    """Helm 3 shows a post-renderer's stderr only when it fails; warnings need Helm's own stderr."""
+def _parent_name() -> str:
     try:
-        return Path(f"/proc/{os.getppid()}/comm").read_text().strip() == "helm"
+        return Path(f"/proc/{os.getppid()}/comm").read_text().strip()
     except OSError:
-        return False
+        return ""
 
 
 def _to_helm(text: str) -> None:
-    """Make sure Helm shows ``text``: Helm 4 discards a plugin's stderr, Helm 3 a successful one's.
+    """Make sure the calling tool (Helm, kustomize) shows ``text`` although it hides our stderr.
 
     The plugin wrapper normally points our stderr at Helm's already (then
     nothing more is needed); otherwise append to Helm's stderr ourselves
@@ -136,8 +138,8 @@ def krm(ctx: click.Context) -> None:
         output, findings = process_resource_list(_read_stdin())
     except InputError as exc:
         output, findings = None, exc.findings
+    report(findings, verbose=False)  # also on stderr: not every KRM runner shows results
     if output is None:
-        report(findings, verbose=False)
         ctx.exit(EXIT_ERROR)
     sys.stdout.write(output)
     ctx.exit(EXIT_ERROR if has_errors(findings) else EXIT_OK)

@@ -81,6 +81,11 @@ def helm4() -> Path:
     return _installed(V35) / "helm"
 
 
+def kubectl131() -> Path:
+    """kubectl 1.31.9, whose built-in kustomize is v5.4."""
+    return _installed(V31) / "kubectl"
+
+
 def kubectl135() -> Path:
     """kubectl 1.35.2, whose built-in kustomize is v5.7.1."""
     return _installed(V35) / "kubectl"
