@@ -42,9 +42,17 @@ class Field:
     doc: str = ""
     check: Callable[[Any], str | None] | None = None
     children: dict[str, "Field"] | None = None
+    secret: bool = False  # never echo the value in a message
+
+
+def _redact(value: Any) -> Any:
+    """A URL's user:password part is never echoed."""
+    return re.sub(r"//[^/@\s]*@", "//***@", value) if isinstance(value, str) else value
 
 
 def _check_endpoint(value: str) -> str | None:
+    if "@" in urlsplit(value).netloc:
+        return "must not hold credentials (user:password@): use spec.s3.credentials"
     if "$" in value:
         return "must not contain '$': the tool appends '/$(CLICKHOUSE_REPLICA_ID)/' itself"
     if "&" in value or "<" in value:
@@ -98,8 +106,8 @@ SPEC: dict[str, Field] = {
             "secretName": Field("string", pattern=DNS_LABEL.pattern, doc="Secret holding the keys (source: secret)."),
             "accessKeyIdKey": Field(**_SECRET_KEY, default="AWS_ACCESS_KEY_ID"),  # type: ignore[arg-type]
             "secretAccessKeyKey": Field(**_SECRET_KEY, default="AWS_SECRET_ACCESS_KEY"),  # type: ignore[arg-type]
-            "accessKeyId": Field("string", doc="Inline key id (source: inline)."),
-            "secretAccessKey": Field("string", doc="Inline secret key (source: inline)."),
+            "accessKeyId": Field("string", doc="Inline key id (source: inline).", secret=True),
+            "secretAccessKey": Field("string", doc="Inline secret key (source: inline).", secret=True),
             "allowInline": Field("boolean", False, doc="Explicit opt-in to plaintext credentials."),
         }),
     }),
@@ -200,8 +208,11 @@ def _validate(obj: Any, fields: dict[str, Field], path: str, out: list[str]) -> 
             result[name] = _validate({}, field.children, where, out) if field.children else field.default
             continue
         value = obj[name]
+        shown = "***" if field.secret else repr(_redact(value))
         if not _TYPES[field.type](value):
-            out.append(f"{where}: must be a {field.type}, got {type(value).__name__} {value!r}")
+            out.append(f"{where}: must be a {field.type}, got {type(value).__name__} {shown}")
+            # keep the shape, so later checks see defaults instead of a missing key
+            result[name] = _validate({}, field.children, where, []) if field.children else field.default
             continue
         if field.children:
             result[name] = _validate(value, field.children, where, out)
@@ -209,9 +220,9 @@ def _validate(obj: Any, fields: dict[str, Field], path: str, out: list[str]) -> 
         if field.enum and value not in field.enum:
             out.append(f"{where}: must be one of {', '.join(field.enum)}, got {value!r}")
         elif field.pattern and not re.match(field.pattern, value):
-            out.append(f"{where}: {value!r} does not match {field.pattern}")
+            out.append(f"{where}: {shown} does not match {field.pattern}")
         elif field.check and (problem := field.check(value)):
-            out.append(f"{where}: {value!r} {problem}")
+            out.append(f"{where}: {shown} {problem}")
         result[name] = value
     return result
 

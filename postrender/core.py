@@ -43,6 +43,19 @@ def _wandb_edit_step(stream: Stream, releases: list[Release], cfg: Config) -> li
     return findings
 
 
+def _duplicates(stream: Stream) -> list[Finding]:
+    """The same resource twice: Helm refuses it at install, and the tool would edit only one meaning."""
+    seen: set[tuple[str, str, str, str]] = set()
+    out: list[Finding] = []
+    for doc in stream.resources():
+        key = (doc.api_version, doc.kind, doc.namespace, doc.name)
+        if key in seen and doc.name:
+            out.append(error("duplicate-resource", "this resource appears twice in the input; remove one",
+                             resource=doc.ref))
+        seen.add(key)
+    return out
+
+
 def _crs(stream: Stream, cfg: Config) -> list[Doc]:
     return [d for d in stream.resources() if wandb_cr.is_cr(d)] if cfg.wandb.enabled else []
 
@@ -71,6 +84,7 @@ def run(stream: Stream, cfg: Config) -> list[Finding]:
         findings.append(warning("no-clickhouse", "no Bitnami ClickHouse StatefulSet (labels "
                                 "app.kubernetes.io/name=clickhouse, component=clickhouse) in the input; "
                                 "nothing to do"))
+    findings += getattr(stream, "notes", []) + _duplicates(stream)
     for step in CHECKS:
         findings += step(stream, releases, cfg)
     if has_errors(findings):

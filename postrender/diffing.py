@@ -13,12 +13,9 @@ from __future__ import annotations
 import difflib
 import re
 
-from .stream import split
+from .stream import label, split
 
 MASK = "***"
-_KIND = re.compile(r"^kind:\s*[\"']?([A-Za-z0-9]+)", re.M)
-_NAME = re.compile(r"^  name:\s*[\"']?([^\"'\s#]+)", re.M)
-_NAMESPACE = re.compile(r"^  namespace:\s*[\"']?([^\"'\s#]+)", re.M)
 _SECRET_KEY = re.compile(r"^(\s*(?:- )?(?:password|secretAccessKey|accessKeyId|token)\s*:\s*)(\S.*)$", re.I)
 _SECRET_ENV = re.compile(r"(PASSWORD|SECRET|TOKEN|ACCESS_KEY)", re.I)
 _ENV_NAME = re.compile(r"^\s*- name:\s*[\"']?([A-Za-z0-9_.-]+)")
@@ -26,15 +23,6 @@ _ENV_VALUE = re.compile(r"^(\s*value:\s*)(\S.*)$")
 _XML_SECRET = re.compile(r"(<(password|secret_access_key|access_key_id)(\s[^>]*)?>)([^<]+)(</\2>)")
 _DATA = re.compile(r"^(\s*)(data|stringData):\s*$")
 _ENTRY = re.compile(r"^(\s*[^\s:#][^:]*:\s*)(\S.*)$")
-
-
-def label(piece: str) -> str:
-    """``Kind namespace/name`` of a document, read cheaply from its text."""
-    kind = _KIND.search(piece)
-    name = _NAME.search(piece)
-    ns = _NAMESPACE.search(piece)
-    where = f"{ns.group(1)}/" if ns else ""
-    return f"{kind.group(1) if kind else 'document'} {where}{name.group(1) if name else '?'}"
 
 
 def mask(piece: str) -> str:

@@ -21,6 +21,8 @@ from .merge import Merged, merge_files, merge_order, storage_problems
 from .yamlio import get, get_path, sval
 
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY", re.I)
+_SECRET_TAGS = ("password", "secret_access_key", "access_key_id")
 
 
 @dataclass
@@ -59,7 +61,9 @@ def _env_values(shard: Shard, pod: str | None) -> dict[str, str]:
         literal = sval(get(entry, "value"))
         ref = get_path(entry, "valueFrom", "secretKeyRef")
         field_path = sval(get_path(entry, "valueFrom", "fieldRef", "fieldPath"))
-        if literal is not None:
+        if literal is not None and _SECRET_NAME.search(name):
+            values[name] = "***"  # an inline credential: never printed
+        elif literal is not None:
             # Kubernetes expands $(VAR) only for variables defined earlier in the list.
             values[name] = _VAR.sub(lambda m: values.get(m.group(1), m.group(0))
                                     if pod is not None else m.group(0), literal)
@@ -73,6 +77,9 @@ def _env_values(shard: Shard, pod: str | None) -> dict[str, str]:
 
 
 def _substitute(root: etree._Element, env: dict[str, str]) -> None:
+    for el in root.iter(*_SECRET_TAGS):
+        if el.get("from_env") is None and (el.text or "").strip():
+            el.text = "***"  # a credential written into a config file: never printed
     for el in root.iter():
         var = el.get("from_env") if isinstance(el.tag, str) else None
         if var is None:

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .findings import InputError, ResourceRef, error
+from .findings import Finding, InputError, ResourceRef, error, warning
 from .textedit import Buffer, render
-from .yamlio import MappingNode, Node, YAMLError, compose, get, get_path, sval, entries
+from .yamlio import MappingNode, Node, SequenceNode, YAMLError, compose, entries, get, get_path, sval
 
 _SEPARATOR = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 
@@ -31,6 +31,20 @@ def split(text: str) -> list[str]:
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)], strict=True) if b > a]
+
+
+_KIND = re.compile(r"^kind:\s*[\"']?([A-Za-z0-9]+)", re.M)
+_NAME = re.compile(r"^  name:\s*[\"']?([^\"'\s#]+)", re.M)
+_NAMESPACE = re.compile(r"^  namespace:\s*[\"']?([^\"'\s#]+)", re.M)
+
+
+def label(piece: str) -> str:
+    """``Kind namespace/name`` of a document, read cheaply from its text (also when it does not parse)."""
+    kind = _KIND.search(piece)
+    name = _NAME.search(piece)
+    ns = _NAMESPACE.search(piece)
+    where = f"{ns.group(1)}/" if ns else ""
+    return f"{kind.group(1) if kind else 'document'} {where}{name.group(1) if name else '?'}"
 
 
 def may_concern(piece: str, names: tuple[str, ...] = ()) -> bool:
@@ -83,6 +97,7 @@ class Stream:
     strict: bool = False
     docs: dict[int, Doc] = field(default_factory=dict)
     added: dict[int, list[str]] = field(default_factory=dict)
+    notes: list[Finding] = field(default_factory=list)
     _looked: set[int] = field(default_factory=set)
 
     @classmethod
@@ -97,6 +112,10 @@ class Stream:
                 node = _compose_one(piece, i)
                 if isinstance(node, MappingNode):
                     self.docs[i] = Doc(Buffer(piece), node, i)
+                elif node is not None:
+                    shape = "a list" if isinstance(node, SequenceNode) else "a scalar"
+                    self.notes.append(warning("not-a-resource", f"document {i + 1} is {shape}, not a Kubernetes "
+                                              "resource; passed through unchanged"))
         return [self.docs[i] for i in sorted(self.docs)]
 
     def add_resource(self, obj: dict[str, Any], near: Doc) -> None:
@@ -125,7 +144,8 @@ def _compose_one(piece: str, index: int) -> Node | None:
         mark = getattr(exc, "problem_mark", None)
         line = f", line {mark.line + 1} of the document" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError([error("yaml-invalid", f"document {index + 1}{line}: invalid YAML: {problem}")]) from None
+        raise InputError([error("yaml-invalid", f"document {index + 1} ({label(piece)}){line}: invalid YAML: "
+                                f"{problem}")]) from None
     if len(nodes) > 1:
         raise InputError([error("yaml-invalid", f"document {index + 1}: holds {len(nodes)} documents "
                                 "without a '---' line between them")])

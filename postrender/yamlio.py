@@ -110,7 +110,10 @@ def to_py(node: Node | None, budget: list[int] | None = None) -> Any:
     budget = budget if budget is not None else [10_000]
     budget[0] -= 1
     if budget[0] < 0:
-        raise ValueError("structure too large or too deeply aliased")
+        from .findings import InputError, error
+
+        raise InputError([error("yaml-too-large", "a ClickHouse or W&B document holds a structure too large "
+                                "or too deeply aliased to be a Kubernetes resource (a YAML alias bomb?)")])
     if isinstance(node, MappingNode):
         return {sval(k): to_py(v, budget) for k, v in node.value}
     if isinstance(node, SequenceNode):
