@@ -14,9 +14,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import click
-
-from . import __version__
 from .config import Config, from_object
 from .findings import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Finding, InputError, Severity, error, has_errors
 from .yamlio import YAMLError, safe_load
@@ -96,55 +93,6 @@ def _read_stdin() -> str:
                                 "a YAML stream must be UTF-8 text")]) from None
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="FILE", help=f"WeavePostRender config (or env {CONFIG_ENV}).")
-@click.option("--strict", is_flag=True, help="Parse every document, not only those that may concern the tool.")
-@click.option("-v", "--verbose", is_flag=True, help="Also print info findings (each change made).")
-@click.version_option(__version__, prog_name="weave-postrender")
-@click.pass_context
-def cli(ctx: click.Context, config_path: str | None, strict: bool, verbose: bool) -> None:
-    """Inject W&B Weave's ClickHouse settings into rendered Bitnami ClickHouse manifests.
-
-    With no command: read a YAML stream on stdin, write the result on stdout
-    (the Helm post-renderer). Exit 0 done, 1 error finding or unusable input, 2 usage.
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    from .core import process
-
-    try:
-        cfg = load_config(config_path)
-        outcome = process(_read_stdin(), cfg, strict)
-    except InputError as exc:
-        report(exc.findings, verbose)
-        ctx.exit(EXIT_ERROR)
-    report(outcome.findings, verbose)
-    if outcome.output is None:
-        ctx.exit(EXIT_ERROR)
-    sys.stdout.write(outcome.output)
-    ctx.exit(EXIT_OK)
-
-
-@cli.command("krm")
-@click.pass_context
-def krm(ctx: click.Context) -> None:
-    """KRM function: a ResourceList on stdin (config in functionConfig), a ResourceList with results out.
-
-    Exit 1 when a result has severity error (the list is still written, items unchanged).
-    """
-    from .core import process_resource_list
-
-    try:
-        output, findings = process_resource_list(_read_stdin())
-    except InputError as exc:
-        output, findings = None, exc.findings
-    report(findings, verbose=False)  # also on stderr: not every KRM runner shows results
-    if output is None:
-        ctx.exit(EXIT_ERROR)
-    sys.stdout.write(output)
-    ctx.exit(EXIT_ERROR if has_errors(findings) else EXIT_OK)
-
-
 def _read_input(path: str) -> str:
     if path == "-":
         return _read_stdin()
@@ -170,105 +118,41 @@ def _transform(text: str, config_path: str | None, strict: bool) -> tuple[str | 
     return outcome.output, outcome.findings
 
 
-_INPUT = click.argument("source", default="-", metavar="[FILE|-]")
-_CONFIG = click.option("--config", "config_path", metavar="FILE", help=f"WeavePostRender config (or env {CONFIG_ENV}).")
+def _fast_args(args: list[str]) -> tuple[str | None, bool, bool] | None:
+    """``[--config F] [--strict] [-v]`` parsed by hand, or None to let click handle ``args``."""
+    config: str | None = None
+    strict = verbose = False
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--config" and rest:
+            config = rest.pop(0)
+        elif arg.startswith("--config="):
+            config = arg.split("=", 1)[1]
+        elif arg == "--strict":
+            strict = True
+        elif arg in ("-v", "--verbose"):
+            verbose = True
+        else:
+            return None
+    return config, strict, verbose
 
 
-@cli.command("diff")
-@_CONFIG
-@_INPUT
-@click.option("--color/--no-color", default=None, help="Colour the diff (default: when stdout is a terminal).")
-@click.pass_context
-def diff_cmd(ctx: click.Context, config_path: str | None, source: str, color: bool | None) -> None:
-    """Show what the tool changes: a unified diff per document, secret values masked."""
-    from .diffing import unified
+def post_render(config_path: str | None, strict: bool, verbose: bool) -> int:
+    """The Helm post-renderer: stdin to stdout, all or nothing; returns the exit code."""
+    from .core import process
 
     try:
-        text = _read_input(source)
-        output, findings = _transform(text, config_path, strict=False)
+        cfg = load_config(config_path)
+        outcome = process(_read_stdin(), cfg, strict)
     except InputError as exc:
-        output, findings = None, exc.findings
-    report(findings, verbose=False)
-    if output is None:
-        ctx.exit(EXIT_ERROR)
-    sys.stdout.write(unified(text, output, color=sys.stdout.isatty() if color is None else color))
-    ctx.exit(EXIT_OK)
-
-
-@cli.command("check")
-@_CONFIG
-@_INPUT
-@click.option("--golden", required=True, metavar="PATH", help="Expected output; a folder holds one file per input.")
-@click.option("--update", is_flag=True, help="Rewrite the golden file from the actual output.")
-@click.pass_context
-def check_cmd(ctx: click.Context, config_path: str | None, source: str, golden: str, update: bool) -> None:
-    """Exit 0 when the output equals the golden file; else 1 with the diff (expected vs actual)."""
-    from .diffing import unified
-
-    target = Path(golden)
-    if target.is_dir():
-        target = target / (Path(source).name if source != "-" else "stdin.yaml")
-    try:
-        output, findings = _transform(_read_input(source), config_path, strict=False)
-    except InputError as exc:
-        output, findings = None, exc.findings
-    report(findings, verbose=False)
-    if output is None:
-        ctx.exit(EXIT_ERROR)
-    if update:
-        target.write_text(output, encoding="utf-8")
-        click.echo(f"weave-postrender: updated {target}", err=True)
-        ctx.exit(EXIT_OK)
-    expected = target.read_text(encoding="utf-8") if target.exists() else ""
-    if expected == output:
-        ctx.exit(EXIT_OK)
-    missing = "" if target.exists() else f" ({target} does not exist; --update writes it)"
-    click.echo(f"weave-postrender: output differs from {target}{missing}", err=True)
-    sys.stdout.write(unified(expected, output, "expected", "actual", color=sys.stdout.isatty()))
-    ctx.exit(EXIT_ERROR)
-
-
-@cli.command("explain")
-@_CONFIG
-@_INPUT
-@click.option("--pod", metavar="NAME", help="Expand env values for this pod (e.g. clickhouse-shard0-1).")
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of XML.")
-@click.pass_context
-def explain_cmd(ctx: click.Context, config_path: str | None, source: str, pod: str | None, as_json: bool) -> None:
-    """The merged server config of every ClickHouse StatefulSet, as ClickHouse will build it."""
-    import json
-
-    from .bitnami import find_releases
-    from .explain import explain, to_json, to_xml
-    from .stream import Stream
-
-    findings: list[Finding] = []
-    try:
-        text: str | None = _read_input(source)
-        if config_path or os.environ.get(CONFIG_ENV):
-            text, findings = _transform(text or "", config_path, strict=False)
-        items = [e for r in find_releases(Stream.parse(text or "")) for e in explain(r, pod)] if text else []
-    except InputError as exc:
-        report(exc.findings, verbose=False)
-        ctx.exit(EXIT_ERROR)
-    findings += [f for e in items for f in e.findings]
-    report(findings, verbose=False)
-    if as_json:
-        sys.stdout.write(json.dumps([to_json(e) for e in items], indent=2) + "\n")
-    else:
-        sys.stdout.write("".join(to_xml(e) for e in items))
-    ctx.exit(EXIT_ERROR if has_errors(findings) or text is None else EXIT_OK)
-
-
-@cli.group("helm-plugin")
-def helm_plugin() -> None:
-    """The Helm 4 post-renderer plugin shipped in this package."""
-
-
-@helm_plugin.command("path")
-def helm_plugin_path() -> None:
-    """Print the plugin folder, for: helm plugin install "$(weave-postrender helm-plugin path)"."""
-    click.echo(Path(__file__).resolve().parent / "helm" / "weave-postrender")
+        report(exc.findings, verbose)
+        return EXIT_ERROR
+    report(outcome.findings, verbose)
+    if outcome.output is None:
+        return EXIT_ERROR
+    sys.stdout.write(outcome.output)
+    return EXIT_OK
 
 
 def krm_main() -> None:
@@ -277,17 +161,31 @@ def krm_main() -> None:
 
 
 def main(args: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if args is None else args
+    fast = _fast_args(argv)
     try:
-        code = cli.main(args=args, standalone_mode=False)
+        if fast is not None:
+            sys.exit(post_render(*fast))
+        from .commands import cli
+
+        code = cli.main(args=argv, standalone_mode=False)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
-    except click.exceptions.Exit as exc:
+    except SystemExit:
+        raise
+    except Exception as exc:
+        _click_exit(exc)
+
+
+def _click_exit(exc: Exception) -> None:
+    """click's own exits and usage errors become exit codes; anything else is an internal error."""
+    import click
+
+    if isinstance(exc, click.exceptions.Exit):
         sys.exit(exc.exit_code)
-    except click.UsageError as exc:
+    if isinstance(exc, click.UsageError):
         exc.show()
         sys.exit(EXIT_USAGE)
-    except click.Abort:
-        sys.exit(EXIT_ERROR)
-    except Exception as exc:  # pragma: no cover - the last line of defence: never a traceback
+    if not isinstance(exc, click.Abort):  # the last line of defence: never a traceback
         sys.stderr.write(f"weave-postrender: error[internal] {type(exc).__name__}: {exc} "
                          "(please report this with the input that caused it)\n")
-        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_ERROR)

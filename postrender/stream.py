@@ -19,10 +19,11 @@ from .yamlio import MappingNode, Node, SequenceNode, YAMLError, compose, entries
 
 _SEPARATOR = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 
-# Every ClickHouse resource the tool reads carries the label value "clickhouse"
-# and the CR its kind; a backslash may hide either inside a double-quoted
-# escape, so a document with one is always looked at.
-_MARKERS = ("clickhouse", "WeightsAndBiases", "\\")
+# The tool reads ClickHouse StatefulSets and ConfigMaps (carrying the label value
+# "clickhouse", or named by a StatefulSet) and the W&B CR. A backslash may hide any
+# of these words inside a double-quoted escape, so a document with one is always
+# looked at: the test can never miss a document that concerns the tool.
+_KINDS = ("StatefulSet", "ConfigMap")
 
 
 def split(text: str) -> list[str]:
@@ -48,7 +49,9 @@ def label(piece: str) -> str:
 
 
 def may_concern(piece: str, names: tuple[str, ...] = ()) -> bool:
-    return any(m in piece for m in _MARKERS) or any(n in piece for n in names)
+    if "\\" in piece or "WeightsAndBiases" in piece:
+        return True
+    return any(k in piece for k in _KINDS) and ("clickhouse" in piece or any(n in piece for n in names))
 
 
 @dataclass

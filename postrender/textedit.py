@@ -135,10 +135,16 @@ def set_key(buf: Buffer, mapping: MappingNode, key: str, value: Any) -> None:
             return
     if not mapping.value or mapping.flow_style:
         raise ValueError("cannot append to an empty or flow mapping; use fill_key on its parent")
-    last_value = mapping.value[-1][1]
-    at = _line_end(text, content_end(text, last_value) - 1) if content_end(text, last_value) else 0
+    at = _line_end(text, _entry_end(text, *mapping.value[-1]) - 1)
     col = _key_column(text, mapping)
     buf.add(at, at, "\n" + "\n".join(_entry(f"{' ' * col}{scalar(key)}:", value, col)))
+
+
+def _entry_end(text: str, key: Node, value: Node) -> int:
+    """Where a ``key: value`` entry's content ends (an empty value has no marks worth trusting)."""
+    if isinstance(value, ScalarNode) and is_empty(value):
+        return _colon_after(text, key)
+    return content_end(text, value)
 
 
 def _value_text(value: Any, key_col: int) -> str:
@@ -219,7 +225,7 @@ def same(node: Node | None, value: Any) -> bool:
     """
     if not isinstance(node, ScalarNode) or is_empty(node):
         return False
-    quoted = node.style is not None
+    quoted = bool(node.style)  # the C composer says '' for plain, the pure one None
     if isinstance(value, bool):
         return not quoted and node.value.lower() == ("true" if value else "false")
     if isinstance(value, int):

@@ -96,7 +96,7 @@ def test_yaml_alias_bomb_is_bounded() -> None:
     assert peak < 200 * 2**20, f"peak RSS {peak / 2**20:.0f} MiB"  # 10**11 list items, had they been expanded
 
 
-@pytest.mark.parametrize("doc,shape", [("- clickhouse\n- a list\n", "a list"), ("clickhouse is a scalar\n", "a scalar")])
+@pytest.mark.parametrize("doc,shape", [("- StatefulSet clickhouse\n- a list\n", "a list"), ("StatefulSet clickhouse scalar\n", "a scalar")])
 def test_a_list_or_scalar_document_is_reported_and_kept(doc: str, shape: str) -> None:
     p = run("---\n" + doc + R9)
     assert p.returncode == 0 and p.stdout.startswith(("---\n" + doc).encode()), p.stderr
