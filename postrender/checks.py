@@ -8,7 +8,7 @@ storage defined elsewhere) and at the StatefulSets (volumes and paths).
 from __future__ import annotations
 
 from .bitnami import ConfigFile, Release, Shard
-from .clickhouse_xml import OWNED, STORAGE_KEY, Facts, XMLProblem, parse
+from .clickhouse_xml import OWNED, STORAGE_KEY, Facts, XMLProblem, read
 from .config import Config
 from .inject import storage_path
 from .findings import Finding, error, info, warning
@@ -31,7 +31,7 @@ def check(release: Release, cfg: Config) -> list[Finding]:
         if f.key == STORAGE_KEY or "/users.d/" in f.server_path:
             continue  # the tool's own file, and user settings, say nothing of the server config
         try:
-            facts.add(f.server_path, parse(f.content))
+            facts.add(f.server_path, read(f.content))
         except XMLProblem as exc:
             cm = release.configmaps[f.configmap]
             line = f" (line {exc.line})" if exc.line else ""

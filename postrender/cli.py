@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from pathlib import Path
 
 from .config import Config, from_object
 from .findings import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Finding, InputError, Severity, error, has_errors
@@ -28,7 +26,8 @@ def load_config(path: str | None) -> Config:
     if not path:
         raise InputError([error("config-missing", f"no config: pass --config FILE or set {CONFIG_ENV}")])
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([error("config-unreadable", f"cannot read config {path}: {exc}")]) from None
     try:
@@ -56,7 +55,8 @@ def report(findings: list[Finding], verbose: bool) -> None:
 
 def _parent_name() -> str:
     try:
-        return Path(f"/proc/{os.getppid()}/comm").read_text().strip()
+        with open(f"/proc/{os.getppid()}/comm", encoding="utf-8") as fh:
+            return fh.read().strip()
     except OSError:
         return ""
 
@@ -78,7 +78,9 @@ def _to_helm(text: str) -> None:
         return
     except OSError:
         pass
-    log = Path(tempfile.gettempdir()) / "weave-postrender-helm.log"
+    import tempfile
+
+    log = os.path.join(tempfile.gettempdir(), "weave-postrender-helm.log")
     with open(log, "a", encoding="utf-8") as fh:
         fh.write(text)
     sys.stderr.write(f"weave-postrender: messages also written to {log}\n")
@@ -97,7 +99,8 @@ def _read_input(path: str) -> str:
     if path == "-":
         return _read_stdin()
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise InputError([error("input-unreadable", f"cannot read {path}: {exc.strerror}")]) from None
     try:

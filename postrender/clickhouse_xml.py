@@ -9,8 +9,10 @@ and ClickHouse's own parser would treat it differently from ours).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from lxml import etree
+if TYPE_CHECKING:
+    from lxml import etree
 
 ROOTS = ("clickhouse", "yandex")
 STORAGE_KEY = "90-weave-storage.xml"
@@ -32,21 +34,48 @@ class XMLProblem(Exception):
         self.line = line
 
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                          dtd_validation=False, huge_tree=False, remove_comments=True)
-
-
-def parse(text: str) -> etree._Element:
-    """Parse one config file; refuse DOCTYPEs, entities and foreign roots."""
+def _refuse_declarations(text: str) -> None:
+    """A DOCTYPE or entity in a ConfigMap is a mistake or an attack: refused before any parser sees it."""
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise XMLProblem("has a DOCTYPE or ENTITY declaration; refused (entities are never resolved)",
                          text[: text.find("<!")].count("\n") + 1)
+
+
+def _check_root(tag: str, line: int | None) -> None:
+    if tag not in ROOTS:
+        raise XMLProblem(f"has root <{tag}>; ClickHouse needs <clickhouse> or <yandex>", line)
+
+
+def read(text: str) -> Any:
+    """Parse one config file for reading only (the checks), with the standard library's expat.
+
+    The post-render path never edits XML -- it writes its own files as text -- so it
+    does not pay for lxml's import; declarations are refused before expat sees them.
+    """
+    from xml.etree import ElementTree
+
+    _refuse_declarations(text)
     try:
-        root = etree.fromstring(text.encode("utf-8"), _PARSER)
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        message = str(exc).split(":", 1)[0]
+        raise XMLProblem(f"is not well-formed XML: {message}", exc.position[0]) from None
+    _check_root(str(root.tag), None)
+    return root
+
+
+def parse(text: str) -> "etree._Element":
+    """Parse one config file with lxml (``explain``): no entities, no DTD, no network."""
+    from lxml import etree
+
+    _refuse_declarations(text)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             dtd_validation=False, huge_tree=False, remove_comments=True)
+    try:
+        root = etree.fromstring(text.encode("utf-8"), parser)
     except etree.XMLSyntaxError as exc:
         raise XMLProblem(f"is not well-formed XML: {exc.msg}", exc.lineno) from None
-    if root.tag not in ROOTS:
-        raise XMLProblem(f"has root <{root.tag}>; ClickHouse needs <clickhouse> or <yandex>", root.sourceline)
+    _check_root(str(root.tag), root.sourceline)
     return root
 
 
@@ -59,7 +88,7 @@ class Facts:
     removed_logs: list[str] = field(default_factory=list)
     owned_by_file: dict[str, list[str]] = field(default_factory=dict)  # owned path -> files
 
-    def add(self, filename: str, root: etree._Element) -> None:
+    def add(self, filename: str, root: Any) -> None:
         for cluster in root.findall("remote_servers/*"):
             shards = [[(r.findtext("host") or "").strip() for r in s.findall("replica")]
                       for s in cluster.findall("shard")]

@@ -9,20 +9,17 @@ the validator cannot disagree.
 
 from __future__ import annotations
 
-import difflib
-import json
+import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from .findings import Finding, InputError, error, warning
 from .sizes import clickhouse_size
 
 API_VERSION = "weave-postrender.dev/v1alpha1"
 KIND = "WeavePostRender"
-SCHEMA_PATH = Path(__file__).parent / "schema" / "weavepostrender.schema.json"
+SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schema", "weavepostrender.schema.json")
 
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -50,21 +47,26 @@ def _redact(value: Any) -> Any:
     return re.sub(r"//[^/@\s]*@", "//***@", value) if isinstance(value, str) else value
 
 
+# scheme://[userinfo@]host[:port][/path][?query][#fragment] (RFC 3986, just what the check needs)
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<user>[^/?#@]*@)?(?P<host>\[[^\]]*\]|[^/?#:]*)"
+                  r"(?::\d*)?(?P<path>/[^?#]*)?(?P<query>\?[^#]*)?(?P<fragment>#.*)?$")
+
+
 def _check_endpoint(value: str) -> str | None:
-    if "@" in urlsplit(value).netloc:
+    url = _URL.match(value)
+    if url is not None and url["user"]:
         return "must not hold credentials (user:password@): use spec.s3.credentials"
     if "$" in value:
         return "must not contain '$': the tool appends '/$(CLICKHOUSE_REPLICA_ID)/' itself"
     if "&" in value or "<" in value:
         return "must not contain '&' or '<': ClickHouse parses env values as XML and would not start"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if url is None or url["scheme"].lower() not in ("http", "https") or not url["host"]:
         return "must be an http(s) URL of a bucket, e.g. https://s3.us-east-1.amazonaws.com/my-bucket"
-    virtual_hosted = re.match(r"^[^.]+\.s3[.-]", parts.hostname) is not None
-    if not virtual_hosted and not parts.path.strip("/"):
+    virtual_hosted = re.match(r"^[^.]+\.s3[.-]", url["host"]) is not None
+    if not virtual_hosted and not (url["path"] or "").strip("/"):
         return ("names no bucket: ClickHouse fails with \"Bucket name length is out of bounds\"; "
                 "use https://HOST/BUCKET[/PREFIX]")
-    if parts.query or parts.fragment:
+    if url["query"] or url["fragment"]:
         return "must not have a query string or fragment"
     return None
 
@@ -197,7 +199,9 @@ def _validate(obj: Any, fields: dict[str, Field], path: str, out: list[str]) -> 
     result: dict[str, Any] = {}
     for key in obj:
         if key not in fields:
-            hint = difflib.get_close_matches(str(key), list(fields), n=1)
+            from difflib import get_close_matches  # only when there is a key to suggest for
+
+            hint = get_close_matches(str(key), list(fields), n=1)
             extra = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(fields)}"
             out.append(f"{path}.{key}: unknown key{extra}")
     for name, field in fields.items():
@@ -322,5 +326,7 @@ def json_schema() -> dict[str, Any]:
 
 
 if __name__ == "__main__":  # regenerate the shipped schema
-    SCHEMA_PATH.parent.mkdir(exist_ok=True)
-    SCHEMA_PATH.write_text(json.dumps(json_schema(), indent=2) + "\n")
+    import json
+
+    with open(SCHEMA_PATH, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(json_schema(), indent=2) + "\n")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import wandb_cr
 from .bitnami import Release, find_releases
 from .checks import check
 from .config import Config
@@ -31,10 +30,14 @@ def _inject_step(stream: Stream, releases: list[Release], cfg: Config) -> list[F
 
 
 def _wandb_check_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+    from . import wandb_cr
+
     return [f for cr in _crs(stream, cfg) for f in wandb_cr.plan(cr, releases, cfg)[1]]
 
 
 def _wandb_edit_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+    from . import wandb_cr
+
     findings: list[Finding] = []
     for cr in _crs(stream, cfg):
         target, _ = wandb_cr.plan(cr, releases, cfg)  # its findings were reported by the check step
@@ -57,7 +60,10 @@ def _duplicates(stream: Stream) -> list[Finding]:
 
 
 def _crs(stream: Stream, cfg: Config) -> list[Doc]:
-    return [d for d in stream.resources() if wandb_cr.is_cr(d)] if cfg.wandb.enabled else []
+    """W&B CRs in the stream (the module that edits them is imported only when there are some)."""
+    if not cfg.wandb.enabled:
+        return []
+    return [d for d in stream.resources() if d.kind == "WeightsAndBiases" and d.api_version.startswith("apps.wandb.com/")]
 
 
 CHECKS: tuple[Step, ...] = (_check_step, _wandb_check_step)

@@ -61,9 +61,6 @@ class Target:
     secret_key: str
 
 
-def is_cr(doc: Doc) -> bool:
-    return doc.kind == KIND and doc.api_version.startswith("apps.wandb.com/")
-
 
 def _from_release(release: Release) -> Target:
     shard = release.shards[0]

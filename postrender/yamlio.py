@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from importlib.util import find_spec
-
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-_HAS_CLIB = find_spec("_ruamel_yaml") is not None or find_spec("ruamel.yaml.clib") is not None
+try:
+    from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]  # noqa: F401  (libyaml)
+
+    _HAS_CLIB = True
+except ImportError:  # pragma: no cover - the dependency is declared; this is the fallback
+    _HAS_CLIB = False
 
 __all__ = ["Node", "MappingNode", "ScalarNode", "SequenceNode", "YAMLError", "MarkedYAMLError",
            "compose", "safe_load", "get", "get_path", "sval", "entries", "items", "content_end"]

@@ -67,7 +67,7 @@ def test_inline_credentials_need_opt_in_and_warn() -> None:
 
 
 def test_shipped_schema_is_generated_from_the_field_table() -> None:
-    assert json.loads(SCHEMA_PATH.read_text()) == json_schema()
+    assert json.loads(Path(SCHEMA_PATH).read_text()) == json_schema()
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.yaml")), ids=lambda p: p.name)
