@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .stream import Doc, Stream
 from .yamlio import MappingNode, Node, get, get_path, items, sval
@@ -26,8 +26,7 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 _CHART = re.compile(r"^clickhouse-(\d+)\.(\d+)\.(\d+)")
 
 
-@dataclass
-class Mount:
+class Mount(NamedTuple):
     """One volumeMount of the ClickHouse container below the etc folders."""
 
     dir: str                  # conf.d | config.d | users.d
@@ -40,19 +39,20 @@ class Mount:
     is_root: bool             # mounted on the etc folder itself
 
 
-@dataclass
-class ConfigFile:
+class ConfigFile(NamedTuple):
     server_path: str  # where ClickHouse reads it (after the image's flat copy)
     configmap: str
     key: str
     content: str
 
 
-@dataclass
 class Shard:
-    doc: Doc
-    container: MappingNode
-    mounts: list[Mount]
+    """One StatefulSet of the release (one shard) and its ClickHouse container."""
+
+    __slots__ = ("doc", "container", "mounts")
+
+    def __init__(self, doc: Doc, container: MappingNode, mounts: list[Mount]) -> None:
+        self.doc, self.container, self.mounts = doc, container, mounts
 
     @property
     def replicas(self) -> int:
@@ -71,13 +71,13 @@ class Shard:
         return items(get(self.container, "volumeMounts"))
 
 
-@dataclass
 class Release:
-    namespace: str
-    instance: str
-    chart: str
-    shards: list[Shard] = field(default_factory=list)
-    configmaps: dict[str, Doc] = field(default_factory=dict)
+    """One Helm release of the chart: its shards and the ConfigMaps of its namespace."""
+
+    def __init__(self, namespace: str, instance: str, chart: str) -> None:
+        self.namespace, self.instance, self.chart = namespace, instance, chart
+        self.shards: list[Shard] = []
+        self.configmaps: dict[str, Doc] = {}
 
     @property
     def major(self) -> int | None:

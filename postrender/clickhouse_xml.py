@@ -8,7 +8,6 @@ and ClickHouse's own parser would treat it differently from ours).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,14 +78,14 @@ def parse(text: str) -> "etree._Element":
     return root
 
 
-@dataclass
 class Facts:
     """What the checks need from one release's mounted config files."""
 
-    clusters: dict[str, list[list[str]]] = field(default_factory=dict)  # name -> shards -> hosts
-    zookeeper_nodes: int = 0
-    removed_logs: list[str] = field(default_factory=list)
-    owned_by_file: dict[str, list[str]] = field(default_factory=dict)  # owned path -> files
+    def __init__(self) -> None:
+        self.clusters: dict[str, list[list[str]]] = {}  # name -> shards -> hosts
+        self.zookeeper_nodes = 0
+        self.removed_logs: list[str] = []
+        self.owned_by_file: dict[str, list[str]] = {}  # owned path -> files
 
     def add(self, filename: str, root: Any) -> None:
         for cluster in root.findall("remote_servers/*"):
@@ -122,7 +121,7 @@ def storage_xml(*, size: str, cache_path: str, metadata_path: str, region: str |
                   if default_policy else "")
     return (
         "<clickhouse>\n"
-        "  <!-- Written by weave-postrender: S3 storage for W&amp;B Weave. Change its config, not this file. -->\n"
+        "  <!-- Written by weave-postrender: S3 storage for W&B Weave. Change its config, not this file. -->\n"
         "  <storage_configuration>\n    <disks>\n"
         '      <s3_disk replace="replace">\n'
         "        <type>s3</type>\n"

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .findings import Finding, InputError, error, warning
 from .sizes import clickhouse_size
@@ -27,8 +26,7 @@ ENV_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 ABS_PATH = re.compile(r"^/[^\s]*/$")
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One config key: its JSON type, default, and an optional extra check."""
 
     type: str
@@ -144,8 +142,7 @@ SPEC: dict[str, Field] = {
 }
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     source: str
     secret_name: str | None
     access_key_id_key: str
@@ -154,8 +151,7 @@ class Credentials:
     secret_access_key: str | None
 
 
-@dataclass(frozen=True)
-class WandbOptions:
+class WandbOptions(NamedTuple):
     enabled: bool
     database: str
     release: str | None
@@ -165,8 +161,7 @@ class WandbOptions:
     replicated: bool | None
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     cluster_name: str
     endpoint: str
     region: str | None

@@ -8,8 +8,7 @@ edit is computed, then the edits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from .bitnami import Release, find_releases
 from .checks import check
@@ -70,8 +69,7 @@ CHECKS: tuple[Step, ...] = (_check_step, _wandb_check_step)
 EDITS: tuple[Step, ...] = (_inject_step, _wandb_edit_step)
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """What a run produced: the output text (None on error) and every finding."""
 
     output: str | None

@@ -9,8 +9,7 @@ never prints; entry points turn findings into stderr lines or KRM ``results``.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 # Exit codes are part of the contract (README "Exit codes").
 EXIT_OK = 0
@@ -24,8 +23,7 @@ class Severity(str, enum.Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
-class ResourceRef:
+class ResourceRef(NamedTuple):
     """Which resource a finding is about (the KRM ``resourceRef`` fields)."""
 
     api_version: str
@@ -38,8 +36,7 @@ class ResourceRef:
         return f"{self.kind} {ns}{self.name}"
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     rule: str
     severity: Severity
     message: str

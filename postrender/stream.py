@@ -10,7 +10,6 @@ text test that can never miss a ClickHouse or W&B document -- are composed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from .findings import Finding, InputError, ResourceRef, error, warning
@@ -54,13 +53,13 @@ def may_concern(piece: str, names: tuple[str, ...] = ()) -> bool:
     return any(k in piece for k in _KINDS) and ("clickhouse" in piece or any(n in piece for n in names))
 
 
-@dataclass
 class Doc:
     """One composed resource and the buffer its edits go to."""
 
-    buf: Buffer
-    node: MappingNode
-    position: int
+    __slots__ = ("buf", "node", "position")
+
+    def __init__(self, buf: Buffer, node: MappingNode, position: int) -> None:
+        self.buf, self.node, self.position = buf, node, position
 
     def _meta(self, key: str) -> str:
         return sval(get_path(self.node, "metadata", key)) or ""
@@ -92,16 +91,15 @@ class Doc:
         return ResourceRef(self.api_version, self.kind, self.name, self.namespace)
 
 
-@dataclass
 class Stream:
     """A plain multi-document stream (Helm's post-renderer input)."""
 
-    pieces: list[str]
-    strict: bool = False
-    docs: dict[int, Doc] = field(default_factory=dict)
-    added: dict[int, list[str]] = field(default_factory=dict)
-    notes: list[Finding] = field(default_factory=list)
-    _looked: set[int] = field(default_factory=set)
+    def __init__(self, pieces: list[str], strict: bool = False) -> None:
+        self.pieces, self.strict = pieces, strict
+        self.docs: dict[int, Doc] = {}
+        self.added: dict[int, list[str]] = {}
+        self.notes: list[Finding] = []
+        self._looked: set[int] = set()
 
     @classmethod
     def parse(cls, text: str, strict: bool = False) -> "Stream":

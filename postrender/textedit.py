@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .yamlio import MappingNode, Node, ScalarNode, SequenceNode, content_end, get, is_empty, to_py
 
@@ -22,19 +21,20 @@ _NOT_STRING = re.compile(r"^([-+]?[0-9_.]+([eE][-+]?[0-9]+)?|0[xXoObB][0-9a-fA-F
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 
 
-@dataclass(frozen=True)
-class Splice:
+class Splice(NamedTuple):
     start: int
     end: int
     text: str
 
 
-@dataclass
 class Buffer:
     """A text and the splices queued on it; ``result`` applies them once."""
 
-    text: str
-    splices: list[Splice] = field(default_factory=list)
+    __slots__ = ("text", "splices")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.splices: list[Splice] = []
 
     def add(self, start: int, end: int, text: str) -> None:
         self.splices.append(Splice(start, end, text))

@@ -32,8 +32,7 @@ and a finding says which values had to be assumed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .bitnami import Release
 from .config import Config
@@ -49,8 +48,7 @@ DEFAULT_CLUSTER = "weave_cluster"
 VALUES = ("spec", "values")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """Where Weave's ClickHouse is, as the CR must say it."""
 
     host: str

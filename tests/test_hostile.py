@@ -23,9 +23,10 @@ def run(stdin: bytes | str, *args: str, config: Path = CONFIG) -> subprocess.Com
                           capture_output=True, env=env, timeout=120)
 
 
-_MEASURED = ("import atexit, resource, runpy, sys\n"
-             "atexit.register(lambda: sys.stderr.write("
-             "f'\\nMAXRSS_KIB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+# VmHWM, not ru_maxrss: ru_maxrss survives exec and so may count the forking parent's pages.
+_MEASURED = ("import atexit, runpy, sys\n"
+             "atexit.register(lambda: sys.stderr.write('\\nMAXRSS_KIB ' + [l.split()[1] for l in "
+             "open('/proc/self/status') if l.startswith('VmHWM')][0] + '\\n'))\n"
              "sys.argv = ['weave-postrender'] + sys.argv[1:]\n"
              "runpy.run_module('postrender', run_name='__main__')\n")
 

@@ -14,59 +14,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from golden import cases
 from helpers.chdb_harness import run_chdb
 from helpers.chmerge import bitnami_layout, merge, summarize_storage
+from helpers.k8s import clickhouse_statefulsets, config_mounts, load_docs
 
-ETC = "/bitnami/clickhouse/etc/"
 SUCCESS = [c for c in cases() if c.expected_path.exists() and "clickhouse" in c.expected_path.read_text()
            and c.name != "no-clickhouse"]
 
 
-def _docs(text: str) -> list[dict[str, Any]]:
-    return [d for d in YAML(typ="safe").load_all(text) if isinstance(d, dict)]
-
-
-def _statefulsets(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d for d in docs if d.get("kind") == "StatefulSet"
-            and d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "clickhouse"]
-
-
-def _mounts(sts: dict[str, Any], docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, str]]]:
-    ns = sts["metadata"].get("namespace")
-    cms = {d["metadata"]["name"]: d.get("data") or {} for d in docs
-           if d.get("kind") == "ConfigMap" and d["metadata"].get("namespace") == ns}
-    pod = sts["spec"]["template"]["spec"]
-    volumes = {v["name"]: v for v in pod.get("volumes") or []}
-    container = next(c for c in pod["containers"] if c["name"] == "clickhouse")
-    out = []
-    for m in container.get("volumeMounts") or []:
-        if not m["mountPath"].startswith(ETC):
-            continue
-        vol = volumes[m["name"]]
-        sources = [vol["configMap"]] if "configMap" in vol else \
-            [s["configMap"] for s in vol.get("projected", {}).get("sources", []) if "configMap" in s]
-        for src in sources:
-            data = cms.get(src["name"])
-            if data is None:
-                continue  # a ConfigMap the stream does not hold (existingConfigdConfigmap)
-            files = {i["path"]: data[i["key"]] for i in src["items"]} if src.get("items") else dict(data)
-            out.append((m["mountPath"], files))
-    return out
-
-
 def _merged(sts: dict[str, Any], docs: list[dict[str, Any]], config: str) -> Any:
     """Merge what the server reads into ``config`` (config.xml: conf.d + config.d; users.xml: users.d)."""
-    files = bitnami_layout(_mounts(sts, docs))
+    files = bitnami_layout(config_mounts(sts, docs))
     return merge("<clickhouse></clickhouse>", files, config_path=f"/opt/bitnami/clickhouse/etc/{config}")
 
 
 @pytest.mark.parametrize("case", SUCCESS, ids=lambda c: c.name)
 def test_merged_storage_is_exactly_the_weave_storage(case: Any) -> None:
-    docs = _docs(case.expected_path.read_text())
-    for sts in _statefulsets(docs):
+    docs = load_docs(case.expected_path.read_text())
+    for sts in clickhouse_statefulsets(docs):
         summary = summarize_storage(_merged(sts, docs, "config.xml"))
         disks = [(d["name"], d["type"]) for d in summary["disks"]]
         assert disks == [("s3_disk", "s3"), ("s3_disk_cache", "cache")], summary
@@ -78,8 +45,8 @@ def test_merged_storage_is_exactly_the_weave_storage(case: Any) -> None:
 
 @pytest.mark.parametrize("case", SUCCESS, ids=lambda c: c.name)
 def test_env_and_profile_reach_every_replica(case: Any) -> None:
-    docs = _docs(case.expected_path.read_text())
-    for sts in _statefulsets(docs):
+    docs = load_docs(case.expected_path.read_text())
+    for sts in clickhouse_statefulsets(docs):
         env = [e["name"] for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]]
         assert env[env.index("CLICKHOUSE_REPLICA_ID") + 1] == "S3_ENDPOINT"
         assert env.count("S3_ENDPOINT") == 1
@@ -91,8 +58,8 @@ def test_env_and_profile_reach_every_replica(case: Any) -> None:
 @pytest.mark.parametrize("name", ["8.0.10-1x3", "9.4.7-1x3"])
 def test_real_clickhouse_loads_the_injected_storage(name: str, tmp_path: Path) -> None:
     case = next(c for c in SUCCESS if c.name == name)
-    docs = _docs(case.expected_path.read_text())
-    files = dict(bitnami_layout(_mounts(_statefulsets(docs)[0], docs)))
+    docs = load_docs(case.expected_path.read_text())
+    files = dict(bitnami_layout(config_mounts(clickhouse_statefulsets(docs)[0], docs)))
     storage = next(text for path, text in files.items() if posixpath.basename(path) == "90-weave-storage.xml")
     # Point the data volume at a temporary folder, as the pod's /bitnami/clickhouse would be.
     storage = storage.replace("/bitnami/clickhouse/data/", f"{tmp_path}/data/")
