@@ -14,7 +14,7 @@ import posixpath
 import re
 from typing import NamedTuple
 
-from .stream import Doc, Stream
+from .stream import Doc, Resources
 from .yamlio import MappingNode, Node, get, get_path, items, sval
 
 ETC = "/bitnami/clickhouse/etc"
@@ -159,7 +159,7 @@ def _mounts(doc: Doc, container: MappingNode) -> list[Mount]:
     return out
 
 
-def referenced_configmaps(stream: Stream) -> tuple[str, ...]:
+def referenced_configmaps(stream: Resources) -> tuple[str, ...]:
     """Names of ConfigMaps the ClickHouse StatefulSets mount (for a second look)."""
     names: list[str] = []
     for doc in stream.resources():
@@ -168,7 +168,7 @@ def referenced_configmaps(stream: Stream) -> tuple[str, ...]:
     return tuple(n for n in names if n)
 
 
-def find_releases(stream: Stream) -> list[Release]:
+def find_releases(stream: Resources) -> list[Release]:
     """Every ClickHouse release in the stream, with its shards and ConfigMaps."""
     docs = stream.resources(referenced_configmaps(stream))
     releases: dict[tuple[str, str], Release] = {}

@@ -15,26 +15,26 @@ from .checks import check
 from .config import Config
 from .findings import Finding, InputError, error, has_errors, warning
 from .inject import inject
-from .stream import Doc, Stream
+from .stream import Doc, Resources, Stream
 
-Step = Callable[[Stream, list[Release], Config], list[Finding]]  # Stream or ResourceListStream
+Step = Callable[[Resources, list[Release], Config], list[Finding]]
 
 
-def _check_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+def _check_step(stream: Resources, releases: list[Release], cfg: Config) -> list[Finding]:
     return [f for r in releases for f in check(r, cfg)]
 
 
-def _inject_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+def _inject_step(stream: Resources, releases: list[Release], cfg: Config) -> list[Finding]:
     return [f for r in releases for f in inject(stream, r, cfg)]
 
 
-def _wandb_check_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+def _wandb_check_step(stream: Resources, releases: list[Release], cfg: Config) -> list[Finding]:
     from . import wandb_cr
 
     return [f for cr in _crs(stream, cfg) for f in wandb_cr.plan(cr, releases, cfg)[1]]
 
 
-def _wandb_edit_step(stream: Stream, releases: list[Release], cfg: Config) -> list[Finding]:
+def _wandb_edit_step(stream: Resources, releases: list[Release], cfg: Config) -> list[Finding]:
     from . import wandb_cr
 
     findings: list[Finding] = []
@@ -45,7 +45,7 @@ def _wandb_edit_step(stream: Stream, releases: list[Release], cfg: Config) -> li
     return findings
 
 
-def _duplicates(stream: Stream) -> list[Finding]:
+def _duplicates(stream: Resources) -> list[Finding]:
     """The same resource twice: Helm refuses it at install, and the tool would edit only one meaning."""
     seen: set[tuple[str, str, str, str]] = set()
     out: list[Finding] = []
@@ -58,7 +58,7 @@ def _duplicates(stream: Stream) -> list[Finding]:
     return out
 
 
-def _crs(stream: Stream, cfg: Config) -> list[Doc]:
+def _crs(stream: Resources, cfg: Config) -> list[Doc]:
     """W&B CRs in the stream (the module that edits them is imported only when there are some)."""
     if not cfg.wandb.enabled:
         return []
@@ -80,7 +80,7 @@ class Outcome(NamedTuple):
         return self.output is None
 
 
-def run(stream: Stream, cfg: Config) -> list[Finding]:
+def run(stream: Resources, cfg: Config) -> list[Finding]:
     """Check, then edit, every ClickHouse release in ``stream`` (edits stay queued in its buffers)."""
     findings: list[Finding] = list(cfg.warnings)
     releases = find_releases(stream)
@@ -88,7 +88,7 @@ def run(stream: Stream, cfg: Config) -> list[Finding]:
         findings.append(warning("no-clickhouse", "no Bitnami ClickHouse StatefulSet (labels "
                                 "app.kubernetes.io/name=clickhouse, component=clickhouse) in the input; "
                                 "nothing to do"))
-    findings += getattr(stream, "notes", []) + _duplicates(stream)
+    findings += stream.notes + _duplicates(stream)
     for step in CHECKS:
         findings += step(stream, releases, cfg)
     if has_errors(findings):
@@ -128,7 +128,7 @@ def process_resource_list(text: str) -> tuple[str | None, list[Finding]]:
         return None, exc.findings
     try:
         cfg = from_object(rl.function_config(), origin="functionConfig")
-        findings = run(rl, cfg)  # type: ignore[arg-type]
+        findings = run(rl, cfg)
     except InputError as exc:
         findings = exc.findings
     return rl.output(findings, keep_items=not has_errors(findings)), findings

@@ -32,7 +32,7 @@ from .bitnami import ETC, SERVER_ETC, Release, Shard
 from .clickhouse_xml import STORAGE_KEY, USERS_KEY, storage_xml, users_xml
 from .config import Config
 from .findings import Finding, error, info
-from .stream import Doc, Stream
+from .stream import Doc, Resources
 from .textedit import append_item, append_to, put, remove_item
 from .yamlio import MappingNode, SequenceNode, get, get_path, items, sval, to_py
 
@@ -65,7 +65,7 @@ def wanted_env(cfg: Config) -> list[dict[str, Any]]:
     return env
 
 
-def inject(stream: Stream, release: Release, cfg: Config) -> list[Finding]:
+def inject(stream: Resources, release: Release, cfg: Config) -> list[Finding]:
     """Every edit for one release; findings say what changed or why not."""
     files = wanted_files(cfg)
     own: dict[str, str] = {}
@@ -150,7 +150,7 @@ def _own_mount(release: Release, shard: Shard, key: str, dirs: tuple[str, ...]) 
     return [info("file-injected", f"mounted {key} from ConfigMap {own_name} at {path}", resource=shard.doc.ref)]
 
 
-def _own_configmap(stream: Stream, release: Release, data: dict[str, str]) -> list[Finding]:
+def _own_configmap(stream: Resources, release: Release, data: dict[str, str]) -> list[Finding]:
     name = release.fullname + OWN_SUFFIX
     existing = release.configmaps.get(name)
     if existing is not None:

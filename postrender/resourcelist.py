@@ -36,6 +36,7 @@ class ResourceListStream:
     root: MappingNode
     docs: list[Doc] = field(default_factory=list)
     new: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
 
     @classmethod
     def parse(cls, text: str) -> "ResourceListStream":

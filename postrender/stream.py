@@ -10,7 +10,7 @@ text test that can never miss a ClickHouse or W&B document -- are composed.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from .findings import Finding, InputError, ResourceRef, error, warning
 from .textedit import Buffer, render
@@ -89,6 +89,16 @@ class Doc:
     @property
     def ref(self) -> ResourceRef:
         return ResourceRef(self.api_version, self.kind, self.name, self.namespace)
+
+
+class Resources(Protocol):
+    """What the core needs of an input: a Helm ``Stream`` or a KRM ``ResourceListStream``."""
+
+    notes: list[Finding]
+
+    def resources(self, names: tuple[str, ...] = ()) -> list[Doc]: ...
+
+    def add_resource(self, obj: dict[str, Any], near: Doc) -> None: ...
 
 
 class Stream:

